@@ -1,2 +1,53 @@
-// Placeholder: replaced by the database harness (embedded PostgreSQL or DATABASE_URL).
-export default async function setup() {}
+/**
+ * One database server for the whole test run: the `DATABASE_URL` server when set, otherwise an
+ * embedded PostgreSQL in a temporary directory (fsync off: the cluster is thrown away). A
+ * template database is migrated once; each test file clones it (see PgTest.ts).
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Exit, Redacted, Scope } from "effect"
+import type { TestProject } from "vitest/node"
+import { createDatabase, dropDatabase, urlForDatabase, withClient } from "../../src/db/AdminDatabase.ts"
+import * as EmbeddedPostgres from "../../src/db/EmbeddedPostgres.ts"
+import { migrate } from "../../src/db/Migrations.ts"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    taskerAdminUrl: string
+    taskerTemplateDb: string
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const scope = Scope.makeUnsafe()
+  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runPromise(Scope.provide(effect, scope))
+
+  let adminUrl: Redacted.Redacted<string>
+  if (process.env.DATABASE_URL) {
+    adminUrl = Redacted.make(process.env.DATABASE_URL)
+  } else {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tasker-test-"))
+    fs.chmodSync(dataDir, 0o755)
+    await run(Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true }))))
+    const pg = await run(EmbeddedPostgres.make({
+      dataDir: path.join(dataDir, "pg"),
+      settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off", max_connections: "200" }
+    }))
+    adminUrl = pg.url
+  }
+
+  const template = `tasker_tpl_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  await run(Effect.acquireRelease(
+    createDatabase(adminUrl, template),
+    () => dropDatabase(adminUrl, template).pipe(Effect.ignore)
+  ))
+  await run(withClient(urlForDatabase(adminUrl, template), () => migrate()))
+
+  project.provide("taskerAdminUrl", Redacted.value(adminUrl))
+  project.provide("taskerTemplateDb", template)
+
+  return async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
