@@ -64,6 +64,12 @@ export class MessageClient extends Context.Service<MessageClient, {
   /** Keeps a message invisible for another `visibilityTimeoutSeconds` from now (heartbeat). */
   extend(queue: string, msgId: number, visibilityTimeoutSeconds: number): Effect.Effect<boolean, MessagingError>
   delete(queue: string, msgId: number): Effect.Effect<boolean, MessagingError>
+  /**
+   * A message that can never be processed (it does not decode, or names nothing that exists):
+   * records `error` in the message's headers (`tasker_error`) and archives it, so it is kept for
+   * inspection in `pgmq.a_<queue>` and never redelivered.
+   */
+  deadLetter(queue: string, msgId: number, error: string): Effect.Effect<boolean, MessagingError>
   metrics(queue: string): Effect.Effect<QueueMetrics, MessagingError>
   readonly metricsAll: Effect.Effect<ReadonlyArray<QueueMetrics>, MessagingError>
   /**

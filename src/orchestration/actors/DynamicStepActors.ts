@@ -2,9 +2,14 @@
  * The two actors that grow a task's DAG at runtime (REFERENCE 8.2, 8.3). Result processing calls
  * them inside its transaction when a `decision` or `batchable` step completes, before the task is
  * re-evaluated, so the new steps are seen by the same evaluation.
+ *
+ * Their services (segment validation, creation sets, batch fan-out and checkpoints) are the
+ * dynamic-workflows work; until it lands, `layerUnsupported` logs the outcome it cannot apply, so
+ * a decision's task does not silently pretend its branches ran: it waits for them, visibly.
  */
-import { Context, type Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { HydratedStepResult } from "../hydration/StepResultHydrator.ts"
+import { actorLifecycle, type OrchestrationActor } from "./OrchestrationActor.ts"
 
 /** What a dynamic-step actor created (uuids of new steps), for events and stats. */
 export interface DynamicStepsCreated {
@@ -12,12 +17,41 @@ export interface DynamicStepsCreated {
   readonly detail: string
 }
 
-export class DecisionPointActor extends Context.Service<DecisionPointActor, {
+const outcomeOf = (completed: HydratedStepResult, key: string): unknown => {
+  const result = completed.result.result
+  return typeof result === "object" && result !== null ? (result as Record<string, unknown>)[key] : undefined
+}
+
+const unsupported = (actor: string, key: string) => (completed: HydratedStepResult) =>
+  Effect.gen(function*() {
+    const outcome = outcomeOf(completed, key)
+    const detail = `${actor}: ${key} of step ${completed.stepName} is not applied (dynamic workflows not enabled)`
+    yield* Effect.logWarning(detail).pipe(Effect.annotateLogs({ step_uuid: completed.stepUuid, outcome: JSON.stringify(outcome) }))
+    return { stepsCreated: [], detail }
+  })
+
+export class DecisionPointActor extends Context.Service<DecisionPointActor, OrchestrationActor & {
   /** Processes `result.decision_point_outcome` of a completed decision step. */
   handle(completed: HydratedStepResult): Effect.Effect<DynamicStepsCreated>
-}>()("tasker/orchestration/actors/DecisionPointActor") {}
+}>()("tasker/orchestration/actors/DecisionPointActor") {
+  static readonly layerUnsupported = Layer.effect(
+    DecisionPointActor,
+    Effect.as(actorLifecycle("DecisionPointActor"), DecisionPointActor.of({
+      name: "DecisionPointActor",
+      handle: unsupported("DecisionPointActor", "decision_point_outcome")
+    }))
+  )
+}
 
-export class BatchProcessingActor extends Context.Service<BatchProcessingActor, {
+export class BatchProcessingActor extends Context.Service<BatchProcessingActor, OrchestrationActor & {
   /** Processes `result.batch_processing_outcome` of a completed batchable step. */
   handle(completed: HydratedStepResult): Effect.Effect<DynamicStepsCreated>
-}>()("tasker/orchestration/actors/BatchProcessingActor") {}
+}>()("tasker/orchestration/actors/BatchProcessingActor") {
+  static readonly layerUnsupported = Layer.effect(
+    BatchProcessingActor,
+    Effect.as(actorLifecycle("BatchProcessingActor"), BatchProcessingActor.of({
+      name: "BatchProcessingActor",
+      handle: unsupported("BatchProcessingActor", "batch_processing_outcome")
+    }))
+  )
+}
