@@ -310,6 +310,13 @@ DECLARE
 BEGIN
   PERFORM tasker.assert_task_transition(p_from_state, p_to_state);
 
+  -- "Any state" callers (cancel all, resolve all) lock first, in key order: the CAS below is
+  -- then a new statement whose snapshot sees what a writer we waited for committed, instead of
+  -- re-checking the rule join against the state it read before waiting (which drops the row).
+  IF p_from_state IS NULL THEN
+    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (p_task_uuids) ORDER BY t.task_uuid FOR UPDATE;
+  END IF;
+
   WITH locked AS (
     SELECT t.task_uuid, t.current_state AS from_state, r.event
     FROM tasker.tasks t
@@ -442,6 +449,12 @@ DECLARE
   v_count  integer;
 BEGIN
   PERFORM tasker.assert_step_transition(p_from_state, p_to_state);
+
+  -- See transition_tasks_state: lock first when the from state is "any".
+  IF p_from_state IS NULL THEN
+    PERFORM 1 FROM tasker.workflow_steps ws WHERE ws.workflow_step_uuid = ANY (p_step_uuids)
+    ORDER BY ws.workflow_step_uuid FOR UPDATE;
+  END IF;
 
   WITH locked AS (
     SELECT s.workflow_step_uuid, s.current_state AS from_state, r.event

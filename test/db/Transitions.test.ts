@@ -272,6 +272,20 @@ layer(PgTest.layer, { timeout: "60 seconds", excludeTestServices: true })("trans
       assert.strictEqual(yield* taskState(task!), "initializing")
     }))
 
+  it.effect("an any-state batch transition racing a writer moves the row from the state that writer committed", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { namedTaskUuid } = yield* insertNamedTask()
+      const [task] = yield* insertTasks(namedTaskUuid, 1)
+      const start = sql`SELECT tasker.transition_task_state(${task!}::uuid, 'pending', 'initializing')`
+      const cancelAny = sql<{ moved: string }>`
+        SELECT m AS moved FROM tasker.transition_tasks_state(ARRAY[${task!}::uuid], NULL, 'cancelled') AS m`
+      const [, moved] = yield* raceTransactions(start, cancelAny, { secondBlocks: true })
+      assert.strictEqual(moved.length, 1)
+      assert.strictEqual(yield* taskState(task!), "cancelled")
+      assertWellFormedLog(yield* taskLog(task!), "cancelled")
+    }))
+
   it.effect("two workers racing Start on one step: one wins, one attempt is counted, the log stays gapless", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
