@@ -19,6 +19,32 @@ declare module "vitest" {
   }
 }
 
+/**
+ * Throwaway clusters of earlier runs that were killed before their teardown: their owner (the
+ * `.owner` lock beside the cluster) is dead. Stop their server and remove the directory.
+ */
+const removeOrphanedClusters = () => {
+  const readPid = (file: string) => (fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8").split("\n")[0]) : 0)
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (!name.startsWith("tasker-test-")) continue
+    const dir = path.join(os.tmpdir(), name)
+    const owner = readPid(path.join(dir, "pg.owner"))
+    if (owner > 0 ? isAlive(owner) : Date.now() - fs.statSync(dir).mtimeMs < 120_000) continue
+    const postmaster = readPid(path.join(dir, "pg", "postmaster.pid"))
+    if (postmaster > 0 && isAlive(postmaster)) process.kill(postmaster, "SIGINT")
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export default async function setup(project: TestProject) {
   const scope = Scope.makeUnsafe()
   const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runPromise(Scope.provide(effect, scope))
@@ -27,6 +53,11 @@ export default async function setup(project: TestProject) {
   if (process.env.DATABASE_URL) {
     adminUrl = Redacted.make(process.env.DATABASE_URL)
   } else {
+    try {
+      removeOrphanedClusters()
+    } catch (error) {
+      console.warn("could not remove orphaned test clusters", error)
+    }
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tasker-test-"))
     fs.chmodSync(dataDir, 0o755)
     await run(Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true }))))
