@@ -17,9 +17,10 @@ import { PgTest } from "../support/PgTest.ts"
 import { Behaviour, TestWorker } from "../support/TestWorker.ts"
 import { registerYaml, requestFor, uniqueNamespace } from "./lifecycle/LifecycleTestKit.ts"
 
-const coreLayer = (url: Redacted.Redacted<string>, poll: Duration.Input = "200 millis") =>
+const coreLayer = (url: Redacted.Redacted<string>, poll: Duration.Input = "200 millis", visibilitySeconds = 30) =>
   OrchestrationCore.layer.pipe(
     Layer.provideMerge(TaskerConfig.layerWith({
+      queues: { visibilityTimeout: Duration.seconds(visibilitySeconds) },
       orchestration: {
         fallbackPollInterval: Duration.fromInputUnsafe(poll),
         readinessPollInterval: Duration.fromInputUnsafe(poll),
@@ -31,10 +32,10 @@ const coreLayer = (url: Redacted.Redacted<string>, poll: Duration.Input = "200 m
   )
 
 /** Builds a core in its own scope, so a test can close it mid-flight. */
-const startCore = (url: Redacted.Redacted<string>, poll?: Duration.Input) =>
+const startCore = (url: Redacted.Redacted<string>, poll?: Duration.Input, visibilitySeconds?: number) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(coreLayer(url, poll), scope)
+    const context = yield* Layer.buildWithScope(coreLayer(url, poll, visibilitySeconds), scope)
     return { context, processor: Context.get(context, CommandProcessor), close: Scope.close(scope, Exit.void) }
   })
 
@@ -122,6 +123,48 @@ describe("OrchestrationCore", () => {
       yield* awaitTasks([task]).pipe(Effect.provide(core.context))
       const stats = yield* core.processor.stats
       assert.strictEqual(stats.invalidMessagesArchived, 4)
+      yield* core.close
+    }))
+
+  it.live("acknowledges a result message only after its processing succeeded: a failed attempt is redelivered", () =>
+    Effect.gen(function*() {
+      const db = yield* PgTest.freshDatabase
+      const core = yield* startCore(db.url, "300 millis", 1)
+      const sql = Context.get(core.context, SqlClient.SqlClient)
+      // A real database failure: while the flag row exists, completing a step raises.
+      yield* sql`CREATE TABLE public.fail_completion (on_step text)`
+      yield* sql`CREATE FUNCTION public.fail_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.current_state = 'complete' AND EXISTS (SELECT 1 FROM public.fail_completion) THEN
+            RAISE EXCEPTION 'injected failure';
+          END IF;
+          RETURN NEW;
+        END $$`
+      yield* sql`CREATE TRIGGER fail_completion BEFORE UPDATE ON tasker.workflow_steps
+        FOR EACH ROW EXECUTE FUNCTION public.fail_completion()`
+      yield* sql`INSERT INTO public.fail_completion VALUES ('any')`
+      const namespace = uniqueNamespace("ack")
+      const template = yield* registerYaml(linearYaml(namespace, ["once"])).pipe(Effect.provide(core.context))
+      const worker = yield* TestWorker.run({ namespace, handlers: { once: Behaviour.succeed() } }).pipe(
+        Effect.provide(core.context)
+      )
+      const task = yield* createTask(core.processor, template, {})
+      yield* worker.awaitExecutions((x) => x.all.length === 1)
+      const failures = sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pgmq.q_orchestration_step_results WHERE read_ct >= 2`.pipe(
+        Effect.map((rows) => rows[0]!.n)
+      )
+      // Processing failed at least twice (first delivery and one redelivery): the message stayed.
+      yield* failures.pipe(
+        Effect.repeat({ until: (n) => n === 1, schedule: Schedule.spaced("100 millis") }),
+        Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.die("result message was not redelivered") })
+      )
+      assert.strictEqual(yield* countTasks([task], "complete").pipe(Effect.provide(core.context)), 0)
+      yield* sql`DELETE FROM public.fail_completion`
+      yield* awaitTasks([task], "complete", "15 seconds").pipe(Effect.provide(core.context))
+      const [archived] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pgmq.a_orchestration_step_results`
+      assert.strictEqual(archived!.n, 1)
+      assert.strictEqual((yield* Ref.get(worker.executions)).all.length, 1)
       yield* core.close
     }))
 
