@@ -183,19 +183,7 @@ export class TaskAlreadyTerminal extends Schema.TaggedError<TaskAlreadyTerminal>
   }
 }
 
-/** A task template that cannot be registered or used. @category errors @since 0.1.0 */
-export class InvalidTemplate extends Schema.TaggedError<InvalidTemplate>()("InvalidTemplate", {
-  file: Schema.optionalKey(Schema.String),
-  step: Schema.optionalKey(Schema.String),
-  problem: Schema.String
-}, { httpApiStatus: 400 }) {
-  override get message() {
-    const where = [this.file, this.step === undefined ? undefined : `step ${this.step}`]
-      .filter((part) => part !== undefined)
-      .join(", ")
-    return where === "" ? this.problem : `${where}: ${this.problem}`
-  }
-}
+// A template that cannot be registered or used is `InvalidTemplate` in src/templates/TemplateErrors.ts.
 
 // -----------------------------------------------------------------------------
 // Availability (503) and internal
