@@ -28,6 +28,7 @@ import { StepResultHydrator } from "./hydration/StepResultHydrator.ts"
 import { LifecycleEvents } from "./LifecycleEvents.ts"
 import { ResultProcessor } from "./lifecycle/result-processing/ResultProcessor.ts"
 import { StepEnqueuer } from "./lifecycle/step-enqueuer/StepEnqueuer.ts"
+import { OperatorActions } from "./lifecycle/operator-actions/OperatorActions.ts"
 import { TaskFinalizer } from "./lifecycle/task-finalization/TaskFinalizer.ts"
 import { TaskInitializer } from "./lifecycle/task-initialization/TaskInitializer.ts"
 import { CircuitBreakers } from "./resilience/CircuitBreakers.ts"
@@ -50,7 +51,8 @@ const Lifecycle = Layer.mergeAll(
   StepEnqueuer.layer,
   ResultProcessor.layer,
   TaskFinalizer.layer,
-  StepResultHydrator.layer
+  StepResultHydrator.layer,
+  OperatorActions.layer
 ).pipe(Layer.provideMerge(Infrastructure))
 
 const Processing = CommandProcessor.layerNoDeps.pipe(
