@@ -151,8 +151,8 @@ layer(NodeServices.layer)("files", (it) => {
   it.effect("loads the example directory with environment overrides", () =>
     Effect.gen(function*() {
       const loaded = yield* loadTemplateDirectory(examples, { environment: "test" })
-      assert.deepStrictEqual(loaded.map((l) => l.template.name), ["diamond", "order_fulfillment"])
-      const order = loaded[1]!.template
+      assert.deepStrictEqual(loaded.map((l) => l.template.name), ["diamond", "fanout", "order_fulfillment"])
+      const order = loaded.find((l) => l.template.name === "order_fulfillment")!.template
       assert.strictEqual(order.namespace_name, "ecommerce")
       assert.deepStrictEqual(order.steps.map((s) => s.name), [
         "validate_order",
