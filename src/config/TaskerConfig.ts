@@ -207,7 +207,8 @@ export const settingsConfig = (preset: TaskerSettings): Config.Config<TaskerSett
     }),
     api: Config.all({
       host: Config.String("TASKER_API_HOST").pipe(Config.withDefault(preset.api.host)),
-      port: Config.Port("TASKER_API_PORT").pipe(Config.withDefault(preset.api.port))
+      // 0 picks a free port (tests, several instances on one machine).
+      port: int("TASKER_API_PORT", preset.api.port)
     }),
     worker: Config.all({
       concurrency: int("TASKER_WORKER_CONCURRENCY", preset.worker.concurrency),
