@@ -111,7 +111,8 @@ export class CommandProcessor extends Context.Service<CommandProcessor, {
       const initialize = (request: Parameters<typeof actors.taskRequest.handle>[0]["request"]) =>
         actors.taskRequest.handle({ request }).pipe(
           Effect.map((task) => TaskInitializeResult.Success({ task })),
-          Effect.catch((error) => Effect.as(count("processingErrors"), TaskInitializeResult.Failed({ error }))),
+          // A duplicate or an unknown template is the caller's mistake, not a processing error.
+          Effect.catch((error) => Effect.succeed(TaskInitializeResult.Failed({ error }))),
           Effect.tap(() => count("taskRequestsProcessed"))
         )
 
