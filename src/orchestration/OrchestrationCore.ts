@@ -42,8 +42,8 @@ const Infrastructure = Layer.mergeAll(
   CircuitBreakers.layerConfig,
   PgmqMessageClient.layer,
   TemplateRegistry.layer,
-  DecisionPointActor.layerUnsupported,
-  BatchProcessingActor.layerUnsupported
+  DecisionPointActor.layer,
+  BatchProcessingActor.layer
 )
 
 const Lifecycle = Layer.mergeAll(

@@ -11,13 +11,44 @@
  * - `dependencyResults` maps each completed transitive ancestor's step name to its handler's
  *   output; `dependencyExecutions` to its whole stored `StepExecutionResult` JSON.
  *
+ * Batch workers (REFERENCE 8.3): `inputs.cursor` is their range; `ctx.checkpoint(cursor, items,
+ * partial)` records progress while they run (only while the worker still holds the lease), and a
+ * retried or re-claimed execution finds the last one in `ctx.lastCheckpoint` to resume from.
+ *
  * Effect handlers may also read it from the environment with `yield* CurrentStep`.
  *
  * @since 0.1.0
  */
-import { Context, Duration, Predicate, type Schema } from "effect"
+import { Context, Data, Duration, Effect, Predicate, type Schema } from "effect"
 import type { CorrelationId, JsonObject, StepUuid, TaskUuid } from "../domain/Ids.ts"
-import type { ClaimedStep, ClaimEvent } from "./WorkerRepository.ts"
+import type { ClaimedStep, ClaimEvent, WorkerDatabaseUnavailable } from "./WorkerRepository.ts"
+
+/**
+ * A batch worker's progress as stored in `workflow_steps.checkpoint` (the last 20 earlier ones in
+ * `history`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Checkpoint {
+  readonly cursor: Schema.Json
+  readonly items_processed: number
+  readonly accumulated_results: Schema.Json
+  readonly timestamp?: string
+  readonly history?: ReadonlyArray<{ readonly cursor: Schema.Json; readonly items_processed: number }>
+}
+
+/**
+ * A checkpoint was refused: the worker no longer holds the step's lease (another worker re-claimed
+ * it, or the step moved on). Stop working: the result would not count.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CheckpointRejected extends Data.TaggedError("CheckpointRejected")<{ readonly stepUuid: string }> {}
+
+/** Writes a checkpoint under the claim's lease; `false` = the lease is lost. */
+export type CheckpointWriter = (checkpoint: Checkpoint) => Effect.Effect<boolean, WorkerDatabaseUnavailable>
 
 /**
  * @category models
@@ -60,8 +91,17 @@ export interface StepContext<Input = JsonObject, Config = JsonObject> {
   readonly retryable: boolean
   /** `Start` (first claim of this enqueue) or `Reclaim` (an earlier worker's lease lapsed). */
   readonly claimEvent: ClaimEvent
-  /** The step's stored checkpoint (batch workers), `null` when none. */
-  readonly checkpoint: Schema.Json | null
+  /** The step's last stored checkpoint (batch workers), `null` when none: resume after its `cursor`. */
+  readonly lastCheckpoint: Checkpoint | null
+  /**
+   * Records progress (`cursor` = the last item done) so a retry or a re-claim resumes after it.
+   * Fails with `CheckpointRejected` once the lease is lost.
+   */
+  checkpoint(
+    cursor: Schema.Json,
+    itemsProcessed: number,
+    accumulatedResults?: Schema.Json
+  ): Effect.Effect<void, CheckpointRejected | WorkerDatabaseUnavailable>
   /** The template's step definition as registered. */
   readonly stepDefinition: JsonObject | null
   /** How long the handler may run before it is interrupted. */
@@ -103,8 +143,21 @@ export const timeoutOf = (claimed: ClaimedStep, fallback: Duration.Duration): Du
  */
 export const fromClaim = (
   claimed: ClaimedStep,
-  options: { readonly workerId: string; readonly timeout: Duration.Duration }
+  options: {
+    readonly workerId: string
+    readonly timeout: Duration.Duration
+    /** Without one, `checkpoint` is refused. */
+    readonly writeCheckpoint?: CheckpointWriter | undefined
+  }
 ): StepContext => {
+  const write = options.writeCheckpoint
+  const checkpoint = (cursor: Schema.Json, itemsProcessed: number, accumulatedResults: Schema.Json = null) =>
+    write === undefined
+      ? Effect.fail(new CheckpointRejected({ stepUuid: claimed.stepUuid }))
+      : Effect.flatMap(
+        write({ cursor, items_processed: itemsProcessed, accumulated_results: accumulatedResults }),
+        (ok) => ok ? Effect.void : Effect.fail(new CheckpointRejected({ stepUuid: claimed.stepUuid }))
+      )
   const dependencyResults: Record<string, Schema.Json> = {}
   for (const [name, stored] of Object.entries(claimed.dependencyResults)) dependencyResults[name] = handlerOutput(stored)
   const inputs = { ...claimed.handlerInitialization, ...asObject(claimed.inputs) }
@@ -131,7 +184,8 @@ export const fromClaim = (
     isLastAttempt: !claimed.retryable || claimed.attempts >= claimed.maxAttempts,
     retryable: claimed.retryable,
     claimEvent: claimed.claimEvent,
-    checkpoint: claimed.checkpoint,
+    lastCheckpoint: Predicate.hasProperty(claimed.checkpoint, "cursor") ? claimed.checkpoint as unknown as Checkpoint : null,
+    checkpoint,
     stepDefinition: claimed.stepDefinition,
     timeout: options.timeout,
     workerId: options.workerId

@@ -5,6 +5,10 @@
  * `WorkerRepository.complete` (result + step transition + result message + deletion of the worker
  * message, one transaction).
  *
+ * A batch worker whose inputs say `is_no_op` (the placeholder of a `no_batches` outcome) succeeds
+ * at once without its handler. Handlers' `ctx.checkpoint` writes through `WorkerRepository.checkpoint`
+ * under the claim's lease.
+ *
  * When the heartbeat finds the lease lost (another worker re-claimed the message), the handler is
  * interrupted and nothing is written: the result belongs to the new owner. When the step is
  * interrupted from outside (shutdown), nothing is written either; the message reappears after
@@ -12,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, type Context, DateTime, Duration, Effect, Exit, Option, Schedule, type Schema } from "effect"
+import { Cause, Clock, type Context, DateTime, Duration, Effect, Exit, Option, Predicate, Schedule, type Schema } from "effect"
 import { OrchestrationMetadata, StepExecutionResult } from "../domain/StepExecutionResult.ts"
 import { type Classification, classifyCause, classifyError, HandlerNotFound, timedOut } from "./ErrorClassification.ts"
 import { type HandlerRegistry, lookup } from "./HandlerRegistry.ts"
@@ -55,6 +59,10 @@ const metadataFor = (c: Classification) =>
     custom: {}
   })
 
+const isNoOpBatchWorker = (claimed: ClaimedStep): boolean =>
+  Predicate.hasProperty(claimed.inputs, "is_no_op") && claimed.inputs.is_no_op === true &&
+  Predicate.hasProperty(claimed.inputs, "__template_step_name")
+
 /**
  * The runner of a worker: `run(claimed)` executes one claimed step to its end. Never fails;
  * database failures while writing the result are retried briefly, then logged (the message
@@ -80,6 +88,9 @@ export const makeStepRunner = <R>(repo: WorkerRepository["Service"], settings: S
     )
 
   const execute = Effect.fnUntraced(function*(claimed: ClaimedStep) {
+    if (isNoOpBatchWorker(claimed)) {
+      return { _tag: "Succeeded", output: { no_op: true, items_processed: 0 }, version: undefined } satisfies Finished
+    }
     const handler = lookup(settings.handlers, claimed.handlerCallable)
     if (Option.isNone(handler)) {
       const message = claimed.handlerCallable === null
@@ -92,7 +103,11 @@ export const makeStepRunner = <R>(repo: WorkerRepository["Service"], settings: S
       } satisfies Finished
     }
     const timeout = timeoutOf(claimed, settings.handlerTimeout)
-    const ctx = fromClaim(claimed, { workerId: settings.workerId, timeout })
+    const ctx = fromClaim(claimed, {
+      workerId: settings.workerId,
+      timeout,
+      writeCheckpoint: (checkpoint) => repo.checkpoint(claimed, checkpoint as unknown as Schema.Json)
+    })
     const version = handler.value.version
     const run = handler.value.execute(ctx).pipe(
       Effect.provideContext(settings.services),

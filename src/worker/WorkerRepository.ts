@@ -7,6 +7,8 @@
  * lapses and another worker re-reads the message, the old lease can neither be extended
  * (`heartbeat` → false) nor completed (`complete` → false, nothing written).
  *
+ * A batch worker's checkpoint is written under the same lease (`checkpoint` → false once it is lost).
+ *
  * Transient database failures (connection, timeouts) surface as `WorkerDatabaseUnavailable` so a
  * poll loop can back off; deadlocks / serialization failures are retried a few times first; every
  * other SQL or decoding failure is a defect.
@@ -145,6 +147,8 @@ export class WorkerRepository extends Context.Service<WorkerRepository, {
   complete(claimed: ClaimedStep, result: StepExecutionResult): Effect.Effect<boolean, WorkerDatabaseUnavailable>
   /** Extends the lease by `seconds` from now; `false` once the lease is lost. */
   heartbeat(claimed: ClaimedStep, seconds: number): Effect.Effect<boolean, WorkerDatabaseUnavailable>
+  /** Stores a batch worker's checkpoint (`tasker.checkpoint_step`); `false` once the lease is lost. */
+  checkpoint(claimed: ClaimedStep, checkpoint: Schema.Json): Effect.Effect<boolean, WorkerDatabaseUnavailable>
 }>()("tasker/worker/WorkerRepository") {
   /** @category constructors @since 0.1.0 */
   static readonly make = Effect.gen(function*() {
@@ -187,6 +191,20 @@ export class WorkerRepository extends Context.Service<WorkerRepository, {
       Result: Flag,
       execute: (r) =>
         sql`SELECT tasker.heartbeat_step(${r.queue}, ${r.msgId}::bigint, ${r.vt}, ${r.readCt}) AS "ok"`
+    })
+
+    const checkpointStep = SqlSchema.findOneOption({
+      Request: Schema.Struct({
+        queue: Schema.String,
+        msgId: Schema.Int,
+        stepUuid: Schema.String,
+        readCt: Schema.Int,
+        checkpoint: Schema.String
+      }),
+      Result: Flag,
+      execute: (r) =>
+        sql`SELECT tasker.checkpoint_step(${r.queue}, ${r.msgId}::bigint, ${r.stepUuid}::uuid, ${r.readCt},
+                                          ${r.checkpoint}::jsonb) AS "ok"`
     })
 
     const isTrue = (row: Option.Option<{ readonly ok: boolean }>) => Option.isSome(row) && row.value.ok
@@ -257,6 +275,21 @@ export class WorkerRepository extends Context.Service<WorkerRepository, {
           )
         },
         databaseErrors("heartbeat")
+      ),
+
+      checkpoint: Effect.fn("WorkerRepository.checkpoint")(
+        function*(claimed: ClaimedStep, checkpoint: Schema.Json) {
+          return isTrue(
+            yield* checkpointStep({
+              queue: claimed.queue,
+              msgId: claimed.msgId,
+              stepUuid: claimed.stepUuid,
+              readCt: claimed.readCt,
+              checkpoint: JSON.stringify(checkpoint)
+            })
+          )
+        },
+        databaseErrors("checkpoint")
       )
     })
   })

@@ -3,11 +3,13 @@
  * them inside its transaction when a `decision` or `batchable` step completes, before the task is
  * re-evaluated, so the new steps are seen by the same evaluation.
  *
- * Their services (segment validation, creation sets, batch fan-out and checkpoints) are the
- * dynamic-workflows work; until it lands, `layerUnsupported` logs the outcome it cannot apply, so
- * a decision's task does not silently pretend its branches ran: it waits for them, visibly.
+ * `DecisionPointActor.layer` delegates to `DecisionPoints` (src/orchestration/dynamic/). Each
+ * actor keeps a `layerUnsupported` that only logs the outcome it cannot apply, so a task whose
+ * dynamic steps are not supported does not silently pretend its branches ran: it waits, visibly.
  */
 import { Context, Effect, Layer } from "effect"
+import { BatchProcessing } from "../dynamic/BatchProcessing.ts"
+import { DecisionPoints } from "../dynamic/DecisionPoints.ts"
 import type { HydratedStepResult } from "../hydration/StepResultHydrator.ts"
 import { actorLifecycle, type OrchestrationActor } from "./OrchestrationActor.ts"
 
@@ -41,6 +43,16 @@ export class DecisionPointActor extends Context.Service<DecisionPointActor, Orch
       handle: unsupported("DecisionPointActor", "decision_point_outcome")
     }))
   )
+
+  /** Applies decisions with `DecisionPoints`; needs `SqlClient` and `TaskerConfig`. */
+  static readonly layer = Layer.effect(
+    DecisionPointActor,
+    Effect.gen(function*() {
+      yield* actorLifecycle("DecisionPointActor")
+      const decisions = yield* DecisionPoints
+      return DecisionPointActor.of({ name: "DecisionPointActor", handle: (completed) => decisions.process(completed) })
+    })
+  ).pipe(Layer.provide(DecisionPoints.layer))
 }
 
 export class BatchProcessingActor extends Context.Service<BatchProcessingActor, OrchestrationActor & {
@@ -54,4 +66,14 @@ export class BatchProcessingActor extends Context.Service<BatchProcessingActor, 
       handle: unsupported("BatchProcessingActor", "batch_processing_outcome")
     }))
   )
+
+  /** Applies batch outcomes with `BatchProcessing`; needs `SqlClient` and `TaskerConfig`. */
+  static readonly layer = Layer.effect(
+    BatchProcessingActor,
+    Effect.gen(function*() {
+      yield* actorLifecycle("BatchProcessingActor")
+      const batches = yield* BatchProcessing
+      return BatchProcessingActor.of({ name: "BatchProcessingActor", handle: (completed) => batches.process(completed) })
+    })
+  ).pipe(Layer.provide(BatchProcessing.layer))
 }
