@@ -11,12 +11,18 @@ import { Context, Effect, Layer } from "effect"
 import { BatchProcessing } from "../dynamic/BatchProcessing.ts"
 import { DecisionPoints } from "../dynamic/DecisionPoints.ts"
 import type { HydratedStepResult } from "../hydration/StepResultHydrator.ts"
+import type { CommittedTransition } from "../LifecycleEvents.ts"
 import { actorLifecycle, type OrchestrationActor } from "./OrchestrationActor.ts"
 
 /** What a dynamic-step actor created (uuids of new steps), for events and stats. */
 export interface DynamicStepsCreated {
   readonly stepsCreated: ReadonlyArray<string>
   readonly detail: string
+  /**
+   * Set when the outcome was invalid and the step was moved to `error` instead of `complete`
+   * (in the same transaction): the transitions that record it, to publish in place of `complete`.
+   */
+  readonly rejected?: { readonly transitions: ReadonlyArray<CommittedTransition> }
 }
 
 const outcomeOf = (completed: HydratedStepResult, key: string): unknown => {

@@ -24,6 +24,7 @@ import { TaskerConfig } from "../../config/TaskerConfig.ts"
 import { BatchProcessingOutcome } from "../../worker/StepHandler.ts"
 import type { DynamicStepsCreated } from "../actors/DynamicStepActors.ts"
 import type { HydratedStepResult } from "../hydration/StepResultHydrator.ts"
+import { CommittedTransitions } from "../LifecycleEvents.ts"
 import { ProcessorId } from "../ProcessorId.ts"
 
 const OutcomeHolder = Schema.Struct({ batch_processing_outcome: BatchProcessingOutcome })
@@ -43,7 +44,10 @@ const CreatedRow = Schema.Struct({
   stepUuids: Schema.Array(Schema.String)
 })
 
-const FailedRow = Schema.Struct({ outcome: Schema.Literals(["failed", "recorded", "not_found"]) })
+const FailedRow = Schema.Struct({
+  outcome: Schema.Literals(["failed", "recorded", "not_found"]),
+  transitions: CommittedTransitions
+})
 
 const outcomeField = (completed: HydratedStepResult): unknown => {
   const result: unknown = completed.result.result
@@ -106,18 +110,22 @@ export class BatchProcessing extends Context.Service<BatchProcessing, {
         Request: Schema.Struct({ stepUuid: Schema.String, message: Schema.String, error: Schema.String }),
         Result: FailedRow,
         execute: (r) =>
-          sql`SELECT outcome FROM tasker.fail_batchable_step(${r.stepUuid}::uuid, ${processor}::uuid,
+          sql`SELECT outcome, transitions FROM tasker.fail_batchable_step(${r.stepUuid}::uuid, ${processor}::uuid,
                                                              ${r.message}, ${r.error}::jsonb)`
       })
 
       const reject = Effect.fnUntraced(function*(completed: HydratedStepResult, invalid: InvalidBatchOutcome) {
-        const { outcome } = yield* failStep({
+        const { outcome, transitions } = yield* failStep({
           stepUuid: completed.stepUuid,
           message: invalid.message,
           error: JSON.stringify(invalid.context)
         })
         yield* Effect.logWarning(invalid.message).pipe(Effect.annotateLogs({ recorded_as: outcome }))
-        return { stepsCreated: [], detail: `rejected (${outcome}): ${invalid.message}` } satisfies DynamicStepsCreated
+        return {
+          stepsCreated: [],
+          detail: `rejected (${outcome}): ${invalid.message}`,
+          ...(outcome === "failed" ? { rejected: { transitions } } : {})
+        } satisfies DynamicStepsCreated
       })
 
       const outcomeOf = (completed: HydratedStepResult) =>

@@ -22,6 +22,7 @@ import { TaskTemplate } from "../../templates/TaskTemplate.ts"
 import { DecisionPointOutcome } from "../../worker/StepHandler.ts"
 import type { DynamicStepsCreated } from "../actors/DynamicStepActors.ts"
 import type { HydratedStepResult } from "../hydration/StepResultHydrator.ts"
+import { CommittedTransitions } from "../LifecycleEvents.ts"
 import { ProcessorId } from "../ProcessorId.ts"
 import { type InvalidOutcome, invalidOutcome, planDecision } from "./DecisionPlan.ts"
 
@@ -32,10 +33,14 @@ const CreatedRow = Schema.Struct({
   outcome: Schema.Literals(["created", "refused", "not_found"]),
   stepUuids: Schema.Array(Schema.String),
   edgesCreated: Schema.Int,
-  message: Schema.NullOr(Schema.String)
+  message: Schema.NullOr(Schema.String),
+  transitions: CommittedTransitions
 })
 
-const FailedRow = Schema.Struct({ outcome: Schema.Literals(["failed", "recorded", "not_found"]) })
+const FailedRow = Schema.Struct({
+  outcome: Schema.Literals(["failed", "recorded", "not_found"]),
+  transitions: CommittedTransitions
+})
 
 /**
  * @category services
@@ -66,7 +71,7 @@ export class DecisionPoints extends Context.Service<DecisionPoints, {
         Request: Schema.Struct({ taskUuid: Schema.String, stepUuid: Schema.String, steps: Schema.String }),
         Result: CreatedRow,
         execute: (r) =>
-          sql`SELECT outcome, step_uuids AS "stepUuids", edges_created AS "edgesCreated", message
+          sql`SELECT outcome, step_uuids AS "stepUuids", edges_created AS "edgesCreated", message, transitions
               FROM tasker.create_decision_steps(${r.taskUuid}::uuid, ${r.stepUuid}::uuid, ${processor}::uuid,
                                                 ${r.steps}::jsonb)`
       })
@@ -75,12 +80,12 @@ export class DecisionPoints extends Context.Service<DecisionPoints, {
         Request: Schema.Struct({ stepUuid: Schema.String, message: Schema.String, error: Schema.String }),
         Result: FailedRow,
         execute: (r) =>
-          sql`SELECT outcome FROM tasker.fail_decision_step(${r.stepUuid}::uuid, ${processor}::uuid,
+          sql`SELECT outcome, transitions FROM tasker.fail_decision_step(${r.stepUuid}::uuid, ${processor}::uuid,
                                                             ${r.message}, ${r.error}::jsonb)`
       })
 
       const reject = Effect.fnUntraced(function*(completed: HydratedStepResult, invalid: InvalidOutcome) {
-        const { outcome } = yield* failStep({
+        const { outcome, transitions } = yield* failStep({
           stepUuid: completed.stepUuid,
           message: invalid.message,
           error: JSON.stringify(invalid.context)
@@ -88,7 +93,11 @@ export class DecisionPoints extends Context.Service<DecisionPoints, {
         yield* Effect.logWarning(`invalid decision outcome: ${invalid.message}`).pipe(
           Effect.annotateLogs({ recorded_as: outcome })
         )
-        return { stepsCreated: [], detail: `rejected (${outcome}): ${invalid.message}` } satisfies DynamicStepsCreated
+        return {
+          stepsCreated: [],
+          detail: `rejected (${outcome}): ${invalid.message}`,
+          ...(outcome === "failed" ? { rejected: { transitions } } : {})
+        } satisfies DynamicStepsCreated
       })
 
       const requestedOf = (completed: HydratedStepResult) =>
@@ -128,7 +137,11 @@ export class DecisionPoints extends Context.Service<DecisionPoints, {
         })
         if (row.outcome !== "created") {
           yield* Effect.logWarning(`decision ${completed.stepName} refused: ${row.message ?? row.outcome}`)
-          return { stepsCreated: [], detail: `rejected (${row.outcome}): ${row.message ?? ""}` } satisfies DynamicStepsCreated
+          return {
+            stepsCreated: [],
+            detail: `rejected (${row.outcome}): ${row.message ?? ""}`,
+            ...(row.outcome === "refused" ? { rejected: { transitions: row.transitions } } : {})
+          } satisfies DynamicStepsCreated
         }
         return {
           stepsCreated: row.stepUuids,

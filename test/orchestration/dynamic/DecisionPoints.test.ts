@@ -4,7 +4,7 @@
  * decision handler returns `decision_point_outcome` in `result`. Plus the pure creation-set rules.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, PubSub } from "effect"
 import { SqlClient } from "effect/sql"
 import { type SettingsOverrides, TaskerConfig } from "../../../src/config/TaskerConfig.ts"
 import { BatchProcessingActor, DecisionPointActor } from "../../../src/orchestration/actors/DynamicStepActors.ts"
@@ -196,9 +196,15 @@ layer(decisionLayer(), { timeout: "60 seconds", excludeTestServices: true })("De
 
   it.effect("a step outside the decision's segments creates nothing; step error, task blocked", () =>
     Effect.gen(function*() {
+      const events = yield* (yield* LifecycleEvents).subscribe
       const task = yield* startTask(refundYaml)
       yield* runWithDecision(task, "choose_route", DecisionOutcome.createSteps(["auto_refund", "load_order", "nope"]))
       assert.deepStrictEqual(yield* stepNames(task), ["choose_route", "load_order"])
+      // Events tell what was committed: the decision step failed, it never completed.
+      const decisionUuid = (yield* stepsOf(task)).get("choose_route")!.stepUuid
+      const published = (yield* PubSub.takeAll(events)).filter((e) => e._tag === "StepEvent" && e.stepUuid === decisionUuid)
+      assert.include(published.map((e) => e.name), "step.failed")
+      assert.notInclude(published.map((e) => e.name), "step.completed")
       yield* assertRejected(task, "choose_route", "outside the segments reachable from choose_route: load_order")
       const results = (yield* stepsOf(task)).get("choose_route")!.results as { error: { message: string } }
       assert.include(results.error.message, "not steps of template issue_refund: nope")

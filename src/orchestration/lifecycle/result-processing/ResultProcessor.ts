@@ -95,17 +95,29 @@ export class ResultProcessor extends Context.Service<ResultProcessor, {
         repo.transaction(Effect.gen(function*() {
           const applied = yield* repo.applyStepResult(input.stepUuid, backoff, false)
           if (applied.outcome === "skipped") return skipped(input, applied)
+          let stepTransitions = applied.transitions
+          let rejected = false
           if (applied.outcome === "complete") {
             const actor = input.stepType === "decision" ? decisions : batches
             const created = yield* actor.handle({ ...input, state: "complete" })
             yield* Effect.logDebug(`${actor.name}: ${created.detail}`).pipe(
               Effect.annotateLogs({ steps_created: created.stepsCreated.length })
             )
+            // An invalid outcome turned this step's `complete` into `error` in this transaction:
+            // publish what was committed, not what was first written.
+            if (created.rejected !== undefined) {
+              rejected = true
+              stepTransitions = [
+                ...applied.transitions.filter((t) => !(t.entity === "step" && t.step_uuid === input.stepUuid)),
+                ...created.rejected.transitions
+              ]
+            }
           }
           const advanced = yield* repo.advanceTask(input.taskUuid, "evaluate")
           if (Option.isNone(advanced)) return yield* Effect.die(new Error(`task ${input.taskUuid} vanished`))
-          yield* repo.afterCommit(events.publishTransitions([...applied.transitions, ...advanced.value.transitions]))
-          return processed(input, applied, advanced.value)
+          yield* repo.afterCommit(events.publishTransitions([...stepTransitions, ...advanced.value.transitions]))
+          const outcome = processed(input, applied, advanced.value)
+          return rejected && outcome._tag === "Processed" ? { ...outcome, stepState: "error" as const } : outcome
         }))
 
       const process = Effect.fn("ResultProcessor.process")(function*(input: HydratedStepResult) {
