@@ -12,22 +12,26 @@
 -- SQLSTATE TK013: a dynamic edge would close a cycle (raised and caught inside
 -- create_decision_steps, which then fails the decision step instead).
 
--- Records an invalid decision outcome (REFERENCE 8.2 with our fix: the reference only logs it).
+-- Records an invalid dynamic-step outcome (decision or batch; REFERENCE 8.2/8.3 with our fix: the
+-- reference only logs it). p_error_type names the error ("InvalidDecisionOutcome"), p_key the
+-- field under orchestration_metadata.custom and in the transition metadata ("decision_error").
 -- The step was moved enqueued_for_orchestration -> complete by apply_step_result IN THIS
 -- TRANSACTION (its `complete` transition row is uncommitted, nobody else has seen it): that move
 -- is taken back (the row deleted, the previous row most_recent again, the step row restored) and
 -- replaced by the legal enqueued_for_orchestration -> error (Fail), so the transition log stays
 -- gapless and legal. results: success false, status "error", error {message, error_type
--- "InvalidDecisionOutcome", retryable false, context p_error}, orchestration_metadata.custom.decision_error
--- = p_error; the handler's `result` is kept. outcome: 'failed' | 'recorded' (the step was not
--- completed in this transaction: only orchestration_metadata.custom.decision_error is added to its
+-- p_error_type, retryable false, context p_error}, orchestration_metadata.custom
+-- [p_key] = p_error; the handler's `result` is kept. outcome: 'failed' | 'recorded' (the step was not
+-- completed in this transaction: only orchestration_metadata.custom[p_key] is added to its
 -- results, its state and success are left alone)
 -- | 'not_found'. transitions: the 0012 format.
-CREATE FUNCTION tasker.fail_decision_step(
+CREATE FUNCTION tasker.fail_dynamic_step(
   p_step_uuid      uuid,
   p_processor_uuid uuid,
   p_message        text,
-  p_error          jsonb
+  p_error          jsonb,
+  p_error_type     text,
+  p_key            text
 ) RETURNS TABLE (outcome text, transitions jsonb)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -36,7 +40,7 @@ DECLARE
   v_state   text;
   v_last    record;
   v_results jsonb;
-  v_error   jsonb := jsonb_build_object('message', p_message, 'error_type', 'InvalidDecisionOutcome',
+  v_error   jsonb := jsonb_build_object('message', p_message, 'error_type', p_error_type,
                                         'retryable', false, 'context', coalesce(p_error, '{}'::jsonb));
 BEGIN
   SELECT ws.task_uuid INTO v_task FROM tasker.workflow_steps ws WHERE ws.workflow_step_uuid = p_step_uuid;
@@ -55,7 +59,7 @@ BEGIN
          coalesce(nullif(v_results -> 'orchestration_metadata', 'null'::jsonb), '{"headers": {}, "custom": {}}'::jsonb)
            || jsonb_build_object('custom',
                 coalesce(v_results #> '{orchestration_metadata,custom}', '{}'::jsonb)
-                || jsonb_build_object('decision_error', v_error)));
+                || jsonb_build_object(p_key, v_error)));
 
   SELECT wst.workflow_step_transition_uuid AS uuid, wst.from_state, wst.sort_key INTO v_last
   FROM tasker.workflow_step_transitions wst
@@ -78,7 +82,7 @@ BEGIN
 
   IF NOT tasker.transition_step_state(
        p_step_uuid, 'enqueued_for_orchestration', 'error',
-       jsonb_build_object('processor_uuid', p_processor_uuid, 'reason', p_message, 'decision_error', v_error),
+       jsonb_build_object('processor_uuid', p_processor_uuid, 'reason', p_message, p_key, v_error),
        v_results || jsonb_build_object('success', false, 'status', 'error', 'error', v_error)) THEN
     RAISE EXCEPTION 'step % could not move to error under the task lock', p_step_uuid USING ERRCODE = 'TK012';
   END IF;
@@ -87,6 +91,18 @@ BEGIN
     jsonb_build_array(jsonb_build_object('entity', 'step', 'task_uuid', v_task, 'step_uuid', p_step_uuid,
                                          'from_state', 'enqueued_for_orchestration', 'to_state', 'error'));
 END
+$$;
+
+-- A decision step's invalid outcome: fail_dynamic_step with InvalidDecisionOutcome / decision_error.
+CREATE FUNCTION tasker.fail_decision_step(
+  p_step_uuid      uuid,
+  p_processor_uuid uuid,
+  p_message        text,
+  p_error          jsonb
+) RETURNS TABLE (outcome text, transitions jsonb)
+LANGUAGE sql AS $$
+  SELECT * FROM tasker.fail_dynamic_step(p_step_uuid, p_processor_uuid, p_message, p_error,
+                                         'InvalidDecisionOutcome', 'decision_error')
 $$;
 
 -- Creates a decision's creation set, set-based, in the caller's transaction:

@@ -15,74 +15,17 @@
 -- The first two run inside the result processor's transaction (after apply_step_result without
 -- advance, before advance_task) and lock the task row first: lock order task -> steps (0012).
 
--- Records an invalid batch outcome: the enqueued_for_orchestration -> complete move made by
--- apply_step_result IN THIS TRANSACTION is taken back (its uncommitted transition row deleted, the
--- previous row most_recent again) and replaced by the legal enqueued_for_orchestration -> error
--- (the technique of 0015 fail_decision_step). results: success false, error {message, error_type
--- InvalidBatchOutcome, retryable false, context}, orchestration_metadata.custom.batch_error.
--- outcome: failed | recorded (not completed in this transaction: only results change) | not_found.
+-- Records an invalid batch outcome on the batchable step: fail_dynamic_step (0015) with
+-- InvalidBatchOutcome / batch_error (its uncommitted `complete` replaced by a legal `error`).
 CREATE FUNCTION tasker.fail_batchable_step(
   p_step_uuid      uuid,
   p_processor_uuid uuid,
   p_message        text,
   p_error          jsonb
 ) RETURNS TABLE (outcome text, transitions jsonb)
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE
-  v_task    uuid;
-  v_state   text;
-  v_last    record;
-  v_results jsonb;
-  v_error   jsonb := jsonb_build_object('message', p_message, 'error_type', 'InvalidBatchOutcome',
-                                        'retryable', false, 'context', coalesce(p_error, '{}'::jsonb));
-BEGIN
-  SELECT ws.task_uuid INTO v_task FROM tasker.workflow_steps ws WHERE ws.workflow_step_uuid = p_step_uuid;
-  IF v_task IS NULL THEN
-    RETURN QUERY SELECT 'not_found'::text, '[]'::jsonb;
-    RETURN;
-  END IF;
-  PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = v_task FOR UPDATE;
-  SELECT ws.current_state, coalesce(ws.results, '{}'::jsonb) INTO v_state, v_results
-  FROM tasker.workflow_steps ws WHERE ws.workflow_step_uuid = p_step_uuid FOR UPDATE;
-
-  v_results := v_results || jsonb_build_object(
-    'success', false, 'status', 'error', 'error', v_error,
-    'orchestration_metadata',
-    coalesce(nullif(v_results -> 'orchestration_metadata', 'null'::jsonb), '{"headers": {}, "custom": {}}'::jsonb)
-      || jsonb_build_object('custom', coalesce(v_results #> '{orchestration_metadata,custom}', '{}'::jsonb)
-                                      || jsonb_build_object('batch_error', v_error)));
-
-  SELECT wst.workflow_step_transition_uuid AS uuid, wst.sort_key INTO v_last
-  FROM tasker.workflow_step_transitions wst
-  WHERE wst.workflow_step_uuid = p_step_uuid AND wst.most_recent
-    AND wst.to_state = 'complete' AND wst.from_state = 'enqueued_for_orchestration'
-    AND wst.created_at = now();  -- now() is the transaction's start: written by this transaction
-
-  IF v_state <> 'complete' OR v_last.uuid IS NULL THEN
-    UPDATE tasker.workflow_steps ws SET results = v_results WHERE ws.workflow_step_uuid = p_step_uuid;
-    RETURN QUERY SELECT 'recorded'::text, '[]'::jsonb;
-    RETURN;
-  END IF;
-
-  DELETE FROM tasker.workflow_step_transitions wst WHERE wst.workflow_step_transition_uuid = v_last.uuid;
-  UPDATE tasker.workflow_step_transitions wst SET most_recent = true
-  WHERE wst.workflow_step_uuid = p_step_uuid AND wst.sort_key = v_last.sort_key - 1;
-  UPDATE tasker.workflow_steps ws
-  SET current_state = 'enqueued_for_orchestration', processed = false, processed_at = NULL
-  WHERE ws.workflow_step_uuid = p_step_uuid;
-
-  IF NOT tasker.transition_step_state(
-       p_step_uuid, 'enqueued_for_orchestration', 'error',
-       jsonb_build_object('processor_uuid', p_processor_uuid, 'reason', p_message, 'batch_error', v_error),
-       v_results) THEN
-    RAISE EXCEPTION 'step % could not move to error under the task lock', p_step_uuid USING ERRCODE = 'TK012';
-  END IF;
-
-  RETURN QUERY SELECT 'failed'::text,
-    jsonb_build_array(jsonb_build_object('entity', 'step', 'task_uuid', v_task, 'step_uuid', p_step_uuid,
-                                         'from_state', 'enqueued_for_orchestration', 'to_state', 'error'));
-END
+LANGUAGE sql AS $$
+  SELECT * FROM tasker.fail_dynamic_step(p_step_uuid, p_processor_uuid, p_message, p_error,
+                                         'InvalidBatchOutcome', 'batch_error')
 $$;
 
 -- The fan-out of a completed batchable step (REFERENCE 8.3), in the caller's transaction.
